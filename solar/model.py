@@ -11,6 +11,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def attention_mask(seqs: torch.Tensor) -> torch.Tensor:
+    """(B, 1, L, L) boolean, True = query i may attend to key j: j <= i and j is not padding.
+    A padded query row would see no key at all (NaN), so it sees itself; its output is zeroed."""
+    n = seqs.shape[1]
+    causal = torch.ones(n, n, dtype=torch.bool, device=seqs.device).tril()
+    eye = torch.eye(n, dtype=torch.bool, device=seqs.device)
+    return (causal & ((seqs != 0)[:, None, :] | eye)).unsqueeze(1)
+
+
 class Block(nn.Module):
     def __init__(self, d: int, heads: int, dropout: float):
         super().__init__()
@@ -64,10 +73,7 @@ class SASRec(nn.Module):
         x = self.item_emb(seqs) * self.item_emb.embedding_dim ** 0.5
         x = x + self.pos_emb(torch.arange(n, device=seqs.device))
         x = self.emb_dropout(x) * valid.unsqueeze(-1)
-        causal = torch.ones(n, n, dtype=torch.bool, device=seqs.device).tril()
-        eye = torch.eye(n, dtype=torch.bool, device=seqs.device)
-        # padded query rows would see no key at all (NaN): let them see themselves; they are zeroed below
-        mask = (causal & (valid[:, None, :] | eye)).unsqueeze(1)  # (B, 1, L, L)
+        mask = attention_mask(seqs)
         for block in self.blocks:
             x = block(x, mask) * valid.unsqueeze(-1)
         return self.last_norm(x)

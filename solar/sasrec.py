@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,26 @@ ARCH_KEYS = ("hidden_units", "num_blocks", "num_heads", "maxlen")
 
 # ----------------------------------------------------------------------------- cases
 
-def eval_cases(ds: D.Dataset, users: np.ndarray, maxlen: int, kind: str = "accuracy"):
-    """(users, history matrix, targets) for held-out users.
+@dataclass
+class Cases:
+    """Held-out users: the model input (last `maxlen` history items), the target, and every
+    history item as (row, item) pairs sorted by row, so ranking can mask the whole history."""
+    users: np.ndarray
+    hist: np.ndarray
+    targets: np.ndarray
+    seen_rows: np.ndarray
+    seen_items: np.ndarray
+
+    def __len__(self):
+        return len(self.users)
+
+    def seen(self, start: int, stop: int):
+        lo, hi = np.searchsorted(self.seen_rows, [start, stop])
+        return torch.as_tensor(self.seen_rows[lo:hi] - start), torch.as_tensor(self.seen_items[lo:hi])
+
+
+def eval_cases(ds: D.Dataset, users: np.ndarray, maxlen: int, kind: str = "accuracy") -> Cases:
+    """The evaluation cases of held-out users.
 
     accuracy: target = the last positive. serendipity: target = the last serendipity-labelled
     positive, history = the positives before it; users without a label are left out.
@@ -49,24 +68,30 @@ def eval_cases(ds: D.Dataset, users: np.ndarray, maxlen: int, kind: str = "accur
         raise ValueError(kind)
     targets = D.last_items(inter, users)
     hist = D.padded_sequences(inter, users, maxlen, drop_last=True)
-    return users, hist, targets
+    history = inter[inter.groupby("user").cumcount(ascending=False).to_numpy() > 0]
+    rows = pd.Series(np.arange(len(users)), index=users)[history["user"].to_numpy()].to_numpy()
+    order = np.argsort(rows, kind="stable")
+    return Cases(users, hist, targets, rows[order], history["item"].to_numpy()[order])
 
 
 # ----------------------------------------------------------------------------- evaluation
 
 @torch.no_grad()
-def evaluate(model: SASRec, hist: np.ndarray, targets: np.ndarray, *, num_neg: int = 100,
-             batch_size: int = 1024, seed: int = 0, device="cpu") -> dict:
-    """HR/NDCG@1/5/10 under full ranking (history masked) and among `num_neg` sampled negatives."""
+def evaluate(model: SASRec, cases: Cases, *, num_neg: int = 100, batch_size: int = 1024, seed: int = 0,
+             device="cpu") -> dict:
+    """HR/NDCG@1/5/10 under full ranking (whole history masked) and among `num_neg` sampled
+    negatives (items outside the history)."""
     model.eval()
     g = torch.Generator(device="cpu").manual_seed(seed)
     full, sampled = [], []
-    for s in range(0, len(hist), batch_size):
-        h = torch.as_tensor(hist[s:s + batch_size], device=device)
-        t = torch.as_tensor(targets[s:s + batch_size], device=device)
+    for s in range(0, len(cases), batch_size):
+        h = torch.as_tensor(cases.hist[s:s + batch_size], device=device)
+        t = torch.as_tensor(cases.targets[s:s + batch_size], device=device)
         scores = model.score_all(h)
         t_score = scores.gather(1, t[:, None])
-        blocked = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, h, True)
+        blocked = torch.zeros_like(scores, dtype=torch.bool)
+        r, i = cases.seen(s, s + len(h))
+        blocked[r.to(device), i.to(device)] = True
         blocked[:, 0] = True
         blocked.scatter_(1, t[:, None], False)
         full.append((scores.masked_fill(blocked, -math.inf) > t_score).sum(1))
@@ -75,20 +100,22 @@ def evaluate(model: SASRec, hist: np.ndarray, targets: np.ndarray, *, num_neg: i
         sampled.append((scores.gather(1, negs) > t_score).sum(1))
     out = {f"full_{k}": v for k, v in rank_metrics(torch.cat(full).cpu().numpy()).items()}
     out.update({f"sampled_{k}": v for k, v in rank_metrics(torch.cat(sampled).cpu().numpy()).items()})
-    out["n_users"] = int(len(hist))
+    out["n_users"] = int(len(cases))
     return out
 
 
 @torch.no_grad()
-def topk(model: SASRec, hist: np.ndarray, k: int, batch_size: int = 1024, device="cpu") -> np.ndarray:
-    """(n, k) best item ids per row, history and padding masked."""
+def topk(model: SASRec, cases: Cases, k: int, batch_size: int = 1024, device="cpu") -> np.ndarray:
+    """(n, k) best item ids per case, the whole history and padding masked."""
     if k > model.n_items:
         raise SolarError(f"--topk {k} is larger than the catalogue ({model.n_items} items)")
     model.eval()
     out = []
-    for s in tqdm(range(0, len(hist), batch_size), desc="export", unit="batch", leave=False):
-        h = torch.as_tensor(hist[s:s + batch_size], device=device)
-        scores = model.score_all(h).scatter_(1, h, -math.inf)
+    for s in tqdm(range(0, len(cases), batch_size), desc="export", unit="batch", leave=False):
+        h = torch.as_tensor(cases.hist[s:s + batch_size], device=device)
+        scores = model.score_all(h)
+        r, i = cases.seen(s, s + len(h))
+        scores[r.to(device), i.to(device)] = -math.inf
         scores[:, 0] = -math.inf
         out.append(scores.topk(k, dim=1).indices.cpu())
     return torch.cat(out).numpy()
@@ -184,8 +211,8 @@ def train(ds: D.Dataset, cfg: dict, train_dir, *, finetune_from=None, resume: bo
     else:
         model = build_model(cfg, ds.n_items).to(device)
     inp, pos, weight = _training_tensors(ds, cfg["maxlen"], finetune)
-    _, v_hist, v_tgt = eval_cases(ds, ds.split_users("valid"), cfg["maxlen"], kind)
-    if len(v_tgt) == 0:
+    valid = eval_cases(ds, ds.split_users("valid"), cfg["maxlen"], kind)
+    if len(valid) == 0:
         raise SolarError(f"no validation users with a {kind} target")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg["lr"], betas=(0.9, 0.98))
@@ -217,7 +244,7 @@ def train(ds: D.Dataset, cfg: dict, train_dir, *, finetune_from=None, resume: bo
             total, steps = total + loss.item(), steps + 1
         rec = dict(epoch=epoch, loss=total / max(steps, 1), seconds=time.perf_counter() - t0)
         if epoch % cfg.get("eval_every", 5) == 0 or epoch == cfg["num_epochs"]:
-            rec["valid"] = evaluate(model, v_hist, v_tgt, device=device)
+            rec["valid"] = evaluate(model, valid, device=device)
             score = rec["valid"]["full_NDCG@10"]
             if score > state["best"]:
                 state.update(best=score, best_epoch=epoch)
@@ -244,9 +271,9 @@ def test_report(model: SASRec, ds: D.Dataset, maxlen: int, device="cpu") -> dict
     out = {}
     for split in ("valid", "test"):
         for kind in ("accuracy", "serendipity"):
-            _, hist, tgt = eval_cases(ds, ds.split_users(split), maxlen, kind)
-            if len(tgt):
-                out[f"{split}_{kind}"] = evaluate(model, hist, tgt, device=device)
+            cases = eval_cases(ds, ds.split_users(split), maxlen, kind)
+            if len(cases):
+                out[f"{split}_{kind}"] = evaluate(model, cases, device=device)
     return out
 
 
@@ -282,15 +309,13 @@ def export_candidates(model: SASRec, ds: D.Dataset, splits, k: int, batch_size: 
     users = ds.users.loc[ds.users["split"].isin(splits), "user"].to_numpy()
     if len(users) == 0:
         raise SolarError(f"no users in splits {list(splits)}")
-    hist = D.padded_sequences(ds.inter, users, model.maxlen, drop_last=True)
-    top = topk(model, hist, k, batch_size, device)
-    inter = ds.inter[ds.inter["user"].isin(users)]
-    last = inter.groupby("user").cumcount(ascending=False) == 0
-    history = inter[~last].astype({"item": str}).groupby("user")["item"].agg(" ".join)
+    cases = eval_cases(ds, users, model.maxlen)
+    top = topk(model, cases, k, batch_size, device)
+    history = pd.Series(cases.seen_items.astype(str)).groupby(cases.seen_rows).agg(" ".join)
     return pd.DataFrame({
         "user": users,
         "split": ds.users.set_index("user").loc[users, "split"].to_numpy(),
-        "history": history.reindex(users).fillna("").to_numpy(),
+        "history": history.reindex(range(len(users))).fillna("").to_numpy(),
         "topk_items": [" ".join(map(str, r)) for r in top.tolist()],
-        "target": D.last_items(ds.inter, users),
+        "target": cases.targets,
     })
