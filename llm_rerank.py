@@ -17,9 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from solar import data, rerank  # noqa: E402
-from solar.client import ChatClient, check_server  # noqa: E402
 from solar.errors import SolarError, cli  # noqa: E402
-from solar.server import LocalServer  # noqa: E402
+from solar.server import add_endpoint_flags, open_client  # noqa: E402
 
 
 def parser():
@@ -31,14 +30,9 @@ def parser():
     p.add_argument("--title_path", help="CSV with item,title (default: <dataset>/titles.csv)")
     p.add_argument("--dataset", help="processed dataset folder (titles, topic, low-rated negatives)")
     p.add_argument("--output_file", required=True)
-    p.add_argument("--model", help="served model name with --base_url; else a local HF folder (default: embedded)")
-    p.add_argument("--base_url", help="OpenAI-compatible endpoint; omit to serve the model locally")
+    add_endpoint_flags(p)
     p.add_argument("--chunk_size", type=int, default=None, help="paper flag; same as --concurrency")
-    p.add_argument("--concurrency", type=int, default=None, help="requests in flight (default 8; 1 for local CPU)")
-    p.add_argument("--max_retries", type=int, default=3)
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
     p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=42)
     p.add_argument("--topk", type=int, default=10, help="how many serendipitous items to pick")
     p.add_argument("--splits", default="train", help="user splits to rerank (train only: no test leakage)")
     p.add_argument("--understanding", choices=rerank.UNDERSTANDING, default="shared",
@@ -64,20 +58,9 @@ def main(argv=None):
     users = rerank.sample_users(cands, a.num_samples, a.seed, a.splits.split(","))
     if not Path(a.output_file).resolve().parent.is_dir():
         raise SolarError(f"output folder does not exist: {Path(a.output_file).parent}")
-    concurrency = a.concurrency or a.chunk_size or (8 if a.base_url else 1)
-
     with contextlib.ExitStack() as stack:
-        if a.base_url:
-            if not a.model:
-                raise SolarError("--base_url needs --model (the served model name)")
-            base_url, model = a.base_url, a.model
-            check_server(base_url, model)
-        else:
-            from solar.embedded import model_dir
-            srv = stack.enter_context(LocalServer(a.model or model_dir(), log_dir=Path(a.output_file).parent))
-            base_url, model = srv.base_url, srv.model_name
-        client = ChatClient(base_url, model, concurrency=concurrency, timeout=a.timeout, max_retries=a.max_retries,
-                            temperature=a.temperature, seed=a.seed, max_tokens=a.max_tokens)
+        client = open_client(stack, a, log_dir=Path(a.output_file).parent, temperature=a.temperature,
+                             max_tokens=a.max_tokens, concurrency=a.chunk_size)
         t0 = time.perf_counter()
         out, summary = rerank.rerank(users, titles, client, Path(a.output_file), pool=pool, topic=topic, k=a.topk,
                                      num_icls=a.num_icls, max_retries=a.max_retries, seed=a.seed,

@@ -155,3 +155,34 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+def add_endpoint_flags(p, *, concurrency_help="requests in flight (default 8; 1 for a local CPU server)"):
+    """The flags every LLM-calling script shares."""
+    p.add_argument("--model", help="served model name with --base_url; else a local HF folder (default: embedded)")
+    p.add_argument("--base_url", help="OpenAI-compatible endpoint (key from OPENAI_API_KEY); omit to serve locally")
+    p.add_argument("--adapter", help="LoRA adapter folder to serve on top of --model (local serving only)")
+    p.add_argument("--template", default="chatml", help="LLaMA-Factory chat template for local serving")
+    p.add_argument("--concurrency", type=int, default=None, help=concurrency_help)
+    p.add_argument("--max_retries", type=int, default=3)
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
+    p.add_argument("--seed", type=int, default=42)
+
+
+def open_client(stack, a, *, log_dir, temperature, max_tokens, concurrency=None):
+    """A ChatClient for the script's flags: the given endpoint (checked first), or a LocalServer
+    entered on `stack` (an ExitStack), so it is stopped whatever happens."""
+    from .client import ChatClient, check_server
+    if a.base_url:
+        if not a.model:
+            raise SolarError("--base_url needs --model (the served model name)")
+        base_url, model = a.base_url, a.model
+        check_server(base_url, model)
+    else:
+        from .embedded import model_dir
+        srv = stack.enter_context(LocalServer(a.model or model_dir(), adapter=a.adapter, template=a.template,
+                                              log_dir=log_dir))
+        base_url, model = srv.base_url, srv.model_name
+    n = concurrency or a.concurrency or (8 if a.base_url else 1)
+    return ChatClient(base_url, model, concurrency=n, timeout=a.timeout, max_retries=a.max_retries,
+                      temperature=temperature, seed=a.seed, max_tokens=max_tokens)
