@@ -40,7 +40,8 @@ def parser():
                         "in every conversation (per_user, as the paper's code), or skipped (none)")
     p.add_argument("--max_tokens", type=int, default=96)
     p.add_argument("--lenient_parse", action="store_true",
-                   help="with no bracketed list, take candidate IDs found anywhere in the answer (tiny models)")
+                   help="with no bracketed list, take candidate IDs found anywhere in the answer, else candidate "
+                        "titles (snapped, edit distance <= 3): for tiny models")
     return p
 
 

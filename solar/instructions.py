@@ -148,12 +148,13 @@ def _general(path, ratio, n, rng):
 # ----------------------------------------------------------------------------- test sets
 
 def build_testset(ds: D.Dataset, kind: str, *, n_candidates: int = 20, hist_len: int = 10, seed: int = 42,
-                  max_users: int | None = None) -> pd.DataFrame:
+                  max_users: int | None = None, id_hist_len: int = 200) -> pd.DataFrame:
     """Test users only. accuracy: target = the held-out last positive; serendipity: the last
-    serendipity-labelled positive. Candidates: target + negatives the user never interacted
+    serendipity-labelled positive. `history` holds the last `hist_len` titles (the LLM prompt),
+    `history_ids` up to `id_hist_len` ids (what ID-based baselines read). Candidates: target + negatives the user never interacted
     with (any rating), seeded and shuffled. Titles and ids side by side."""
     from .sasrec import eval_cases
-    cases = eval_cases(ds, ds.split_users("test"), hist_len, kind)
+    cases = eval_cases(ds, ds.split_users("test"), max(hist_len, id_hist_len), kind)
     if len(cases) == 0:
         raise SolarError(f"no test users with a {kind} target in {ds.root}")
     rng = np.random.default_rng(seed)
@@ -180,7 +181,7 @@ def build_testset(ds: D.Dataset, kind: str, *, n_candidates: int = 20, hist_len:
         cand = np.array([t] + negs)
         rng.shuffle(cand)
         hist = [int(x) for x in h if x]
-        rows.append(dict(user=int(u), history=[titles[i] for i in hist], candidate=[titles[i] for i in cand],
+        rows.append(dict(user=int(u), history=[titles[i] for i in hist[-hist_len:]], candidate=[titles[i] for i in cand],
                          target=titles[t], history_ids=hist, candidate_ids=cand.tolist(), target_id=int(t)))
     return pd.DataFrame(rows)
 

@@ -119,6 +119,9 @@ class Reranker:
             ids = prompts.parse_ids(answer, cands)
             if not ids and self.lenient:
                 ids, lenient_used = prompts.parse_ids(answer, cands, lenient=True), True
+                if not ids:  # titles without IDs: snap them to the candidates' titles
+                    from .evaluation import Matcher, parse_titles
+                    ids, _ = Matcher([]).match(parse_titles(answer), [self.titles[i] for i in cands], cands, self.k)
             if ids:
                 break
             self.parse_failures += 1
