@@ -29,6 +29,12 @@ def stages(a, run_dir: Path) -> list[Stage]:
     sas = {**(PAPER if a.paper_sasrec else SMALL)}
     flags = [x for k, v in sas.items() for x in (f"--{k}", str(v))]
     rel, ser = run_dir / "sasrec", run_dir / "sasrec_ser"
+    name = ds_dir.name
+    testsets = [run_dir / "testset" / f"{name}_{k}" for k in ("accuracy", "serendipity")]
+
+    def test_outputs(label):
+        return [run_dir / "test" / f"{name}_{k}_{label}{ext}" for k in ("accuracy", "serendipity")
+                for ext in (".json", ".jsonl")]
     out = [
         Stage("prepare", ["datagen/prepare_data.py", "--dataset", a.dataset, "--out", ds_dir], [ds_dir / "meta.json"]),
         Stage("sasrec", ["datagen/train_id_model.py", "--dataset", ds_dir, "--train_dir", rel, *flags,
@@ -40,9 +46,33 @@ def stages(a, run_dir: Path) -> list[Stage]:
                          "--topk", "20", "--output", run_dir / "candidates.csv"], [run_dir / "candidates.csv"]),
         Stage("rerank", ["llm_rerank.py", "--dataset", ds_dir, "--res_path", run_dir / "candidates.csv",
                          "--output_file", run_dir / "rerank.csv", "--num_samples", a.rerank_users,
-                         "--num_icls", a.num_icls, "--understanding", a.understanding, "--max_tokens", "128",
+                         "--num_icls", a.num_icls, "--understanding", a.understanding, "--max_tokens", "96",
+                         "--max_retries", "1",
                          *(["--lenient_parse"] if a.lenient_parse else [])],
               [run_dir / "rerank.csv", run_dir / "rerank.csv.jsonl"]),
+        Stage("profiles", ["datagen/instgen/gen_profiles.py", "--dataset", ds_dir, "--rerank_csv",
+                           run_dir / "rerank.csv", "--output", run_dir / "profiles.jsonl", "--temperature",
+                           a.profile_temperature, "--max_tokens", "64", "--max_retries", "1"],
+              [run_dir / "profiles.jsonl"]),
+        Stage("instructions", ["datagen/instgen/build_instructions.py", "--dataset", ds_dir, "--rerank_csv",
+                               run_dir / "rerank.csv", "--profiles", run_dir / "profiles.jsonl", "--out_dir",
+                               run_dir / "sft_data", "--name", "solarlm_ml"], [run_dir / "sft_data"]),
+        Stage("testsets", ["datagen/instgen/build_testsets.py", "--dataset", ds_dir, "--out_dir", run_dir / "testset",
+                           "--name", name, "--max_users", a.test_users], [run_dir / "testset"]),
+        Stage("lora", ["-m", "solar.configs", "configs/smollm2_cpu_sft.yaml", "--run_dir", run_dir, "--out",
+                       run_dir / "sft.yaml", "--set", f"num_train_epochs={a.lora_epochs}", "--train"],
+              [run_dir / "lora"]),
+        Stage("test_base", ["test.py", "--data", ds_dir, "--testset", *testsets, "--output_dir", run_dir / "test",
+                            "--label", "base", "--try_num", "1", "--gen_max_length", "100"], test_outputs("base")),
+        Stage("test_solar", ["test.py", "--data", ds_dir, "--testset", *testsets, "--output_dir", run_dir / "test",
+                             "--label", "solar", "--adapter", run_dir / "lora", "--try_num", "1",
+                             "--gen_max_length", "100"],
+              test_outputs("solar")),
+        Stage("results", ["make_results.py", "--data", ds_dir, "--testsets", *testsets, "--sasrec", rel / "best.pt",
+                          "--sasrec_ser", ser / "best.pt", "--llm",
+                          f"SmolLM2 zero-shot={run_dir}/test/{name}_{{set}}_base.json",
+                          f"SOLAR (SmolLM2 + LoRA)={run_dir}/test/{name}_{{set}}_solar.json",
+                          "--out_dir", run_dir / "results"], [run_dir / "results"]),
     ]
     return out
 
@@ -56,12 +86,15 @@ def main(argv=None):
     p.add_argument("--eval_every", type=int, default=2)
     p.add_argument("--finetune_epochs", type=int, default=10)
     p.add_argument("--paper_sasrec", action="store_true", help="the paper's SASRec size (slow on CPU)")
-    p.add_argument("--rerank_users", type=int, default=16, help="users reranked by the LLM")
+    p.add_argument("--rerank_users", type=int, default=8, help="train users reranked (and profiled) by the LLM")
     p.add_argument("--num_icls", type=int, default=2)
     p.add_argument("--understanding", default="none", choices=["shared", "per_user", "none"],
                    help="none by default: the 135M embedded model parrots the two understanding turns")
     p.add_argument("--strict_parse", dest="lenient_parse", action="store_false",
                    help="only accept a bracketed ID list (the embedded model rarely writes one)")
+    p.add_argument("--profile_temperature", type=float, default=0.7, help="paper: 1.5 (too wild for a 135M model)")
+    p.add_argument("--test_users", type=int, default=15, help="test users per test set")
+    p.add_argument("--lora_epochs", type=float, default=2.0)
     p.add_argument("--force", help="rerun from this stage on")
     a = p.parse_args(argv)
     run_dir = Path(a.run_dir or Path("runs") / Path(a.dataset).name)
@@ -70,6 +103,8 @@ def main(argv=None):
     st = stages(a, run_dir)
     run([Stage(s.name, [str(x) for x in s.args], s.outputs) for s in st], run_dir, a.force)
 
+    print("\n== results on the 20-candidate test sets (top-5 lists) ==")
+    print((run_dir / "results" / "results.md").read_text())
     summary = {"sasrec (relevance)": json.loads((run_dir / "sasrec" / "summary.json").read_text()),
                "sasrec (serendipity fine-tuned)": json.loads((run_dir / "sasrec_ser" / "summary.json").read_text())}
     print("\n== SASRec, full ranking over the catalogue and 100 sampled negatives (test users) ==")

@@ -210,3 +210,10 @@ def read_testset(path) -> pd.DataFrame:
     if missing:
         raise SolarError(f"test set {found}: missing column(s) {missing}")
     return df
+
+
+def sample_testset(ts: pd.DataFrame, num_users: int | None, seed: int) -> pd.DataFrame:
+    """The seeded user sample that test.py and the ID baselines both score."""
+    if num_users and num_users < len(ts):
+        ts = ts.sample(num_users, random_state=seed)
+    return ts.reset_index(drop=True)

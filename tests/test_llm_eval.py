@@ -53,10 +53,10 @@ def testsets(ml100k, tmp_path_factory):
 def test_test_py_with_stub(ml100k, testsets, tmp_path):
     with StubServer(reply_first_five) as s:
         p = run_script("test.py", "--data", ml100k.root, "--testset", testsets / "ml_accuracy", "--base_url",
-                       s.base_url, "--model_name", "stub", "--output", tmp_path / "r", check=True)
+                       s.base_url, "--model_name", "stub", "--output_dir", tmp_path, "--label", "r", check=True)
         assert s.bodies[0]["temperature"] == 0.0
         assert "<|" not in json.dumps(s.bodies[0]["messages"])  # no model-specific special tokens
-    m = json.loads((tmp_path / "r.json").read_text())
+    m = json.loads((tmp_path / "ml_accuracy_r.json").read_text())
     ts = pd.read_pickle(testsets / "ml_accuracy.pkl")
     # the stub picks the first five shown candidates: HR@5 = share of targets shown in the first five
     expected = ts.apply(lambda r: r["candidate_ids"].index(r["target_id"]) < 5, axis=1).mean()
@@ -67,13 +67,13 @@ def test_test_py_with_stub(ml100k, testsets, tmp_path):
 def test_garbage_answers_are_counted_misses(ml100k, testsets, tmp_path):
     with StubServer(lambda b, n: (200, "¯\\_(ツ)_/¯", 0)) as s:
         run_script("test.py", "--data", ml100k.root, "--testset", testsets / "ml_serendipity", "--base_url",
-                   s.base_url, "--model_name", "stub", "--output", tmp_path / "r", "--num_users", "5", check=True)
-    m = json.loads((tmp_path / "r.json").read_text())
+                   s.base_url, "--model_name", "stub", "--output_dir", tmp_path, "--label", "r", "--num_users", "5", check=True)
+    m = json.loads((tmp_path / "ml_serendipity_r.json").read_text())
     assert m["miss_count"] == 5 and m["HR@5"] == 0 and m["valid_ratio"] == 0
 
 
 def test_test_py_bad_inputs(ml100k, testsets, tmp_path):
-    base = ["test.py", "--data", ml100k.root, "--model_name", "stub", "--output", tmp_path / "r"]
+    base = ["test.py", "--data", ml100k.root, "--model_name", "stub", "--output_dir", tmp_path]
     with StubServer(reply_first_five) as s:
         assert_clean_error(run_script(*base, "--testset", tmp_path / "nope", "--base_url", s.base_url), "not found")
         df = pd.read_pickle(testsets / "ml_accuracy.pkl")
