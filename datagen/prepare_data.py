@@ -28,9 +28,11 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=42, help="user split seed (paper: 42)")
     p.add_argument("--novel_quantile", type=float, default=data.PROXY_DEFAULTS["novel_quantile"])
     p.add_argument("--unexpected_distance", type=float, default=data.PROXY_DEFAULTS["unexpected_distance"])
+    p.add_argument("--proxy_labels", action="store_true",
+                   help="label serendipity with the relevant+novel+unexpected proxy even if the source has labels")
     a = p.parse_args(argv)
     data.prepare(a.dataset, a.out or f"data/{a.dataset}", path=a.path, ratings=a.ratings, serenlens=a.serenlens,
-                 meta=a.meta, topic=a.topic, min_rating=a.min_rating, seed=a.seed,
+                 meta=a.meta, topic=a.topic, proxy_labels=a.proxy_labels, min_rating=a.min_rating, seed=a.seed,
                  proxy=dict(novel_quantile=a.novel_quantile, unexpected_distance=a.unexpected_distance))
 
 

@@ -43,7 +43,7 @@ SER2018_FLAGS = ["s_ser_rel", "s_ser_find", "s_ser_imp", "s_ser_rec",
 # serendipitous (bool or NaN when the source has no labels); items has orig_item, title,
 # genres ("|"-joined).
 
-def _read_csv(path, what, columns, **kw) -> pd.DataFrame:
+def _read_csv(path, what, columns, allow_empty=False, **kw) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise SolarError(f"{what}: file not found: {path}")
@@ -53,7 +53,7 @@ def _read_csv(path, what, columns, **kw) -> pd.DataFrame:
         raise SolarError(f"{what}: file is empty: {path}") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise SolarError(f"{what}: cannot parse {path}: {e}") from None
-    require_columns(df, columns, f"{what} ({path})")
+    require_columns(df, columns, f"{what} ({path})", allow_empty)
     return df
 
 
@@ -97,13 +97,13 @@ def read_serendipity2018(folder):
     train = _read_csv(folder / "training.csv", "Serendipity-2018 training.csv",
                       ["userId", "movieId", "rating", "timestamp"])
     ans = _read_csv(folder / "answers.csv", "Serendipity-2018 answers.csv",
-                    ["userId", "movieId", "rating", "timestamp"] + SER2018_FLAGS)
+                    ["userId", "movieId", "rating", "timestamp"] + SER2018_FLAGS, allow_empty=True)
     movies = _read_csv(folder / "movies.csv", "Serendipity-2018 movies.csv",
                        ["movieId", "title", "genres"])
     flags = ans[SER2018_FLAGS].astype(str).apply(lambda c: c.str.lower().isin(["true", "1", "1.0"]))
     ans = ans.assign(serendipitous=flags.any(axis=1))
     train = train.assign(serendipitous=False)
-    inter = pd.concat([train, ans], ignore_index=True)
+    inter = pd.concat([x for x in (train, ans) if len(x)], ignore_index=True)
     inter = inter.rename(columns={"userId": "orig_user", "movieId": "orig_item"})
     # a pair present in both files keeps the answers row (it carries the label)
     inter = inter.drop_duplicates(["orig_user", "orig_item"], keep="last")
@@ -253,7 +253,7 @@ TOPICS = {"ml-1m": "movie", "ml-100k": "movie", "serendipity2018": "movie", "ama
 
 
 def prepare(source: str, out, *, path=None, ratings=None, serenlens=None, meta=None,
-            topic=None, **kw) -> dict:
+            topic=None, proxy_labels: bool = False, **kw) -> dict:
     if source in BUILTIN:
         inter, items = read_movielens(source)
     elif source == "serendipity2018":
@@ -266,6 +266,8 @@ def prepare(source: str, out, *, path=None, ratings=None, serenlens=None, meta=N
         inter, items = read_amazon(ratings, serenlens, meta)
     else:
         raise SolarError(f"unknown dataset '{source}'; choose one of {SOURCES}")
+    if proxy_labels:  # ignore the source's labels (or their absence) and use the documented proxy
+        inter["serendipitous"] = np.nan
     return build(inter, items, Path(out), source=source, topic=topic or TOPICS[source], **kw)
 
 

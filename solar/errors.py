@@ -26,9 +26,9 @@ def cli(main):
     return wrapper
 
 
-def require_columns(df, columns, what: str):
+def require_columns(df, columns, what: str, allow_empty: bool = False):
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise SolarError(f"{what}: missing column(s) {missing}; found {list(df.columns)}")
-    if len(df) == 0:
+    if len(df) == 0 and not allow_empty:
         raise SolarError(f"{what}: no rows")

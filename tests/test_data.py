@@ -118,3 +118,11 @@ def test_bad_source_files(tmp_path, case):
 def test_cli_unknown_dataset_is_a_clean_error(tmp_path):
     assert_clean_error(run_script("datagen/prepare_data.py", "--dataset", "netflix", "--out", tmp_path / "x"),
                        "unknown dataset")
+
+
+def test_proxy_labels_flag_and_header_only_answers(tmp_path):
+    src = write_ser2018(tmp_path / "src")
+    ans = pd.read_csv(src / "answers.csv")
+    ans.iloc[:0].to_csv(src / "answers.csv", index=False)
+    meta = data.prepare("serendipity2018", tmp_path / "out", path=src, proxy_labels=True, log=lambda *a: None)
+    assert meta["serendipity_labels"] == "proxy" and meta["n_users"] == 3
