@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from solar import data  # noqa: E402
 from solar.errors import cli  # noqa: E402
 from solar.pipeline import Stage, run, stage_times  # noqa: E402
 from solar.sasrec import format_report  # noqa: E402

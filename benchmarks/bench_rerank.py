@@ -5,7 +5,6 @@ the real embedded model.
   python benchmarks/bench_rerank.py [--users 200] [--delay 0.1] [--embedded 3]
 """
 import argparse
-import asyncio
 import sys
 import tempfile
 import time
@@ -17,7 +16,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from solar import rerank  # noqa: E402
 from solar.client import ChatClient  # noqa: E402
-from solar.stub import StubServer, candidate_ids  # noqa: E402
+from solar.stub import StubServer, candidate_ids, random_candidates  # noqa: E402
 
 
 def fake_inputs(n_users, n_items=2000, seed=0):
@@ -58,14 +57,7 @@ def main():
         from solar import data
         ds = data.resolve("ml-100k")
         with tempfile.TemporaryDirectory() as d:
-            rng = np.random.default_rng(1)
-            rows = []
-            for u, g in list(ds.inter.groupby("user"))[:a.embedded + 2]:
-                items = g["item"].tolist()
-                pool = np.setdiff1d(np.arange(1, ds.n_items + 1), items)
-                rows.append(dict(user=u, split="train", history=" ".join(map(str, items[:-1])),
-                                 topk_items=" ".join(map(str, rng.choice(pool, 20, replace=False))), target=items[-1]))
-            pd.DataFrame(rows).to_csv(Path(d) / "c.csv", index=False)
+            random_candidates(ds, a.embedded + 2, seed=1).to_csv(Path(d) / "c.csv", index=False)
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "llm_rerank.py", "--dataset", str(ds.root), "--res_path", f"{d}/c.csv",
                             "--output_file", f"{d}/r.csv", "--num_samples", str(a.embedded), "--num_icls", "2",

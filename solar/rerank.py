@@ -17,7 +17,7 @@ import pandas as pd
 from . import data as D
 from . import prompts
 from .client import ChatClient, run_jobs
-from .errors import SolarError, require_columns
+from .errors import SolarError
 
 # shared: the two user-independent turns are asked once per run and reused (default: same
 # answers for every user, 1/3 of the requests); per_user: asked in every conversation (paper);

@@ -78,3 +78,18 @@ class StubServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def random_candidates(ds, n_users: int, seed: int = 0, split: str = "train"):
+    """A candidate table in the exporter's format without training anything: for the first
+    n_users users, 20 items they never interacted with (tests and benchmarks)."""
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u, g in list(ds.inter.groupby("user"))[:n_users]:
+        items = g["item"].tolist()
+        pool = np.setdiff1d(np.arange(1, ds.n_items + 1), items)
+        rows.append(dict(user=u, split=split, history=" ".join(map(str, items[:-1])),
+                         topk_items=" ".join(map(str, rng.choice(pool, 20, replace=False))), target=items[-1]))
+    return pd.DataFrame(rows)

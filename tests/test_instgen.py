@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from conftest import assert_clean_error, run_script
-from solar import instructions, profiles
+from solar import profiles
 from solar import templates as T
 from solar.stub import StubServer
 

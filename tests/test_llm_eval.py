@@ -52,7 +52,7 @@ def testsets(ml100k, tmp_path_factory):
 
 def test_test_py_with_stub(ml100k, testsets, tmp_path):
     with StubServer(reply_first_five) as s:
-        p = run_script("test.py", "--data", ml100k.root, "--testset", testsets / "ml_accuracy", "--base_url",
+        run_script("test.py", "--data", ml100k.root, "--testset", testsets / "ml_accuracy", "--base_url",
                        s.base_url, "--model_name", "stub", "--output_dir", tmp_path, "--label", "r", check=True)
         assert s.bodies[0]["temperature"] == 0.0
         assert "<|" not in json.dumps(s.bodies[0]["messages"])  # no model-specific special tokens

@@ -14,21 +14,14 @@ import pytest
 from conftest import ROOT, assert_clean_error, run_script
 from solar import prompts, rerank
 from solar.client import ChatClient
-from solar.stub import StubServer, candidate_ids
+from solar.stub import StubServer, candidate_ids, random_candidates
 
 
 @pytest.fixture(scope="module")
 def cands(ml100k, tmp_path_factory):
     """A candidate CSV in the exporter's format: 20 unseen items per user (no training needed)."""
     d = tmp_path_factory.mktemp("cands")
-    rng = np.random.default_rng(0)
-    rows = []
-    for u, g in list(ml100k.inter.groupby("user"))[:40]:
-        items = g["item"].tolist()
-        pool = np.setdiff1d(np.arange(1, ml100k.n_items + 1), items)
-        rows.append(dict(user=u, split="train", history=" ".join(map(str, items[:-1])),
-                         topk_items=" ".join(map(str, rng.choice(pool, 20, replace=False))), target=items[-1]))
-    pd.DataFrame(rows).to_csv(d / "cands.csv", index=False)
+    random_candidates(ml100k, 40).to_csv(d / "cands.csv", index=False)
     return d / "cands.csv"
 
 
@@ -56,7 +49,6 @@ def test_prompt_has_history_candidates_and_real_negatives(ml100k, cands):
     ex = r.examples(user, np.random.default_rng(0))
     assert len(ex) == 3
     low = rerank.low_rated_items(ml100k)
-    by_title = {v: k for k, v in titles.items()}
     for e in ex:
         other = df[df["target"] == e["liked_id"]].iloc[0]
         assert e["disliked_id"] != e["liked_id"]

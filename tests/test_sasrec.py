@@ -1,6 +1,5 @@
 """A small real run of stage 1 on MovieLens-100K through the scripts, plus the error paths."""
 import json
-import math
 
 import numpy as np
 import pandas as pd

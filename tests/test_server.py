@@ -69,15 +69,8 @@ def test_no_orphan_when_the_owner_dies(sig):
 
 @pytest.fixture
 def small_cands(ml100k, tmp_path):
-    import numpy as np
-    rng = np.random.default_rng(1)
-    rows = []
-    for u, g in list(ml100k.inter.groupby("user"))[:5]:
-        items = g["item"].tolist()
-        pool = np.setdiff1d(np.arange(1, ml100k.n_items + 1), items)
-        rows.append(dict(user=u, split="train", history=" ".join(map(str, items[:-1])),
-                         topk_items=" ".join(map(str, rng.choice(pool, 20, replace=False))), target=items[-1]))
-    pd.DataFrame(rows).to_csv(tmp_path / "cands.csv", index=False)
+    from solar.stub import random_candidates
+    random_candidates(ml100k, 5, seed=1).to_csv(tmp_path / "cands.csv", index=False)
     return tmp_path / "cands.csv"
 
 
