@@ -252,7 +252,10 @@ def train(ds: D.Dataset, cfg: dict, train_dir, *, finetune_from=None, resume: bo
                                                   epoch=epoch, finetune=finetune, valid=rec["valid"]))
         state["epoch"] = epoch
         state["history"].append(rec)
-        bar.set_postfix(loss=f"{rec['loss']:.4f}", ndcg10=f"{state['best']:.4f}")
+        post = dict(loss=f"{rec['loss']:.4f}")
+        if state["best"] >= 0:  # -1 until the first validation
+            post["best_ndcg10"] = f"{state['best']:.4f}"
+        bar.set_postfix(**post)
         with open(train_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(rec) + "\n")
         _save(last, dict(model=model.state_dict(), optim=opt.state_dict(), config=cfg, n_items=ds.n_items,

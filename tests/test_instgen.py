@@ -66,12 +66,14 @@ def profile_file(ml100k, rerank_csv, tmp_path_factory):
     with StubServer(lambda b, n: (200, "They like quiet, character-driven dramas with a twist.", 0)) as s:
         p = run_script("datagen/instgen/gen_profiles.py", "--dataset", ml100k.root, "--rerank_csv", rerank_csv,
                        "--output", out, "--base_url", s.base_url, "--model", "stub", check=True)
-        first = s.bodies[0]["messages"][1]["content"]
+        prompts = [b["messages"][1]["content"] for b in s.bodies]
     assert "users 12, complete 12, failed fields 0" in p.stdout
-    # the most recent titles, not the oldest
+    # exactly the 10 most recent titles, oldest first (requests arrive in any order)
     hist = pd.read_csv(rerank_csv).iloc[0]["history"].split()
+    assert len(hist) > 10
     titles = ml100k.titles()
-    assert titles[int(hist[-1])] in first and titles[int(hist[0])] not in first.split("\n")[1]
+    block = "oldest first:\n" + "\n".join(f"- {titles[int(i)]}" for i in hist[-10:]) + "\n\n"
+    assert sum(block in t for t in prompts) == len(profiles.FIELDS)
     return out
 
 
