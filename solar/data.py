@@ -43,7 +43,7 @@ SER2018_FLAGS = ["s_ser_rel", "s_ser_find", "s_ser_imp", "s_ser_rec",
 # serendipitous (bool or NaN when the source has no labels); items has orig_item, title,
 # genres ("|"-joined).
 
-def _read_csv(path, what, columns, allow_empty=False, **kw) -> pd.DataFrame:
+def read_csv(path, what, columns, allow_empty=False, **kw) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise SolarError(f"{what}: file not found: {path}")
@@ -94,11 +94,11 @@ def read_movielens(name: str):
 def read_serendipity2018(folder):
     """MovieLens Serendipity-2018: training.csv + answers.csv + movies.csv."""
     folder = Path(folder)
-    train = _read_csv(folder / "training.csv", "Serendipity-2018 training.csv",
+    train = read_csv(folder / "training.csv", "Serendipity-2018 training.csv",
                       ["userId", "movieId", "rating", "timestamp"])
-    ans = _read_csv(folder / "answers.csv", "Serendipity-2018 answers.csv",
+    ans = read_csv(folder / "answers.csv", "Serendipity-2018 answers.csv",
                     ["userId", "movieId", "rating", "timestamp"] + SER2018_FLAGS, allow_empty=True)
-    movies = _read_csv(folder / "movies.csv", "Serendipity-2018 movies.csv",
+    movies = read_csv(folder / "movies.csv", "Serendipity-2018 movies.csv",
                        ["movieId", "title", "genres"])
     flags = ans[SER2018_FLAGS].astype(str).apply(lambda c: c.str.lower().isin(["true", "1", "1.0"]))
     ans = ans.assign(serendipitous=flags.any(axis=1))
@@ -121,9 +121,9 @@ def read_serendipity2018(folder):
 def read_amazon(ratings, serenlens, meta):
     """Amazon ratings-only CSV (no header: item,user,rating,timestamp), a SerenLens CSV
     (user_id,item_id,timestamp,review,rating,label) and item metadata JSONL (asin,title[,category])."""
-    rat = _read_csv(ratings, "Amazon ratings", ["item", "user", "rating", "timestamp"],
+    rat = read_csv(ratings, "Amazon ratings", ["item", "user", "rating", "timestamp"],
                     header=None, names=["item", "user", "rating", "timestamp"], dtype={"item": str, "user": str})
-    sl = _read_csv(serenlens, "SerenLens", ["user_id", "item_id", "timestamp", "rating", "label"],
+    sl = read_csv(serenlens, "SerenLens", ["user_id", "item_id", "timestamp", "rating", "label"],
                    dtype={"user_id": str, "item_id": str})
     if not Path(meta).is_file():
         raise SolarError(f"Amazon metadata: file not found: {meta}")
@@ -314,10 +314,10 @@ def load(root) -> Dataset:
         raise SolarError(f"{root} is not a processed dataset folder (no meta.json); "
                          f"run datagen/prepare_data.py first")
     meta = json.loads((root / "meta.json").read_text())
-    ratings = _read_csv(root / "interactions.csv", "interactions",
+    ratings = read_csv(root / "interactions.csv", "interactions",
                         ["user", "item", "rating", "timestamp", "serendipitous"])
-    items = _read_csv(root / "titles.csv", "titles", ["item", "title", "genres"], keep_default_na=False)
-    users = _read_csv(root / "users.csv", "users", ["user", "split"])
+    items = read_csv(root / "titles.csv", "titles", ["item", "title", "genres"], keep_default_na=False)
+    users = read_csv(root / "users.csv", "users", ["user", "split"])
     inter = ratings[ratings["rating"] >= meta["min_rating"]].reset_index(drop=True)
     return Dataset(root, meta, inter, ratings, items, users)
 

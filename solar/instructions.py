@@ -16,7 +16,7 @@ RERANK_COLUMNS = ["user", "history", "candidates", "reranked", "target"]
 
 
 def load_rerank(path, ds: D.Dataset) -> pd.DataFrame:
-    rr = D._read_csv(path, "rerank CSV", RERANK_COLUMNS, dtype=str, keep_default_na=False)
+    rr = D.read_csv(path, "rerank CSV", RERANK_COLUMNS, dtype=str, keep_default_na=False)
     for c in ("history", "candidates", "reranked"):
         rr[c] = rr[c].map(D.parse_id_list)
     rr["user"] = rr["user"].astype(int)

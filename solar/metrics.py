@@ -21,15 +21,10 @@ def rank_metrics(ranks, ks=KS) -> dict:
     return out
 
 
-def ranks_in_lists(lists, targets) -> np.ndarray:
-    """Position of each target in its ranked list (inf when absent)."""
-    out = np.full(len(targets), np.inf)
-    for i, (lst, t) in enumerate(zip(lists, targets)):  # lists are short (k <= 20)
-        try:
-            out[i] = list(lst).index(t)
-        except ValueError:
-            pass
-    return out
+def ranks_in_lists(lists: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Position of each target in its (U, k) ranked list, -1 padded (inf when absent)."""
+    hit = np.asarray(lists) == np.asarray(targets)[:, None]
+    return np.where(hit.any(1), hit.argmax(1), np.inf)
 
 
 # ----------------------------------------------------------------------------- beyond accuracy
@@ -87,8 +82,7 @@ def coverage(lists: np.ndarray, n_items: int) -> float:
 def list_metrics(lists, targets, candidates, histories, popularity, genres, n_users, n_items) -> dict:
     """Accuracy and beyond-accuracy metrics of top-k lists, one dict (the results-table row)."""
     lists = np.asarray(lists)
-    ranks = np.where((lists == targets[:, None]).any(1), (lists == targets[:, None]).argmax(1), np.inf)
-    out = rank_metrics(ranks)
+    out = rank_metrics(ranks_in_lists(lists, targets))
     out.update(serendipity=serendipity_ge(lists, targets, candidates, popularity),
                unexpectedness=unexpectedness(lists, histories, genres),
                novelty=novelty(lists, popularity, n_users),

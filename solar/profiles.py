@@ -11,6 +11,7 @@ import pandas as pd
 from . import data as D
 from .client import ChatClient, run_jobs
 from .errors import SolarError
+from .instructions import load_rerank
 
 FIELDS = ("implicit_preference", "explicit_preference", "novelty_preference",
           "vague_intention", "specific_intention", "exploratory_intention")
@@ -74,14 +75,10 @@ def clean(text: str) -> str:
 def generate(rerank_csv, ds: D.Dataset, client: ChatClient, output: Path, *, hist_len: int = 10,
              max_retries: int = 2, seed: int = 42, fields=FIELDS) -> tuple[list[dict], dict]:
     """One JSONL record per user: {user, profile: {field: text}, failed: [field, ...]}."""
-    rr = D._read_csv(rerank_csv, "rerank CSV", ["user", "history", "candidates", "reranked", "target"],
-                     dtype=str, keep_default_na=False)
+    rr = load_rerank(rerank_csv, ds)  # the reranker's CSV, checked (known users, train users only)
     titles = ds.titles()
-    users = rr["user"].astype(int).tolist()
-    unknown = sorted(set(users) - set(ds.users["user"]))
-    if unknown:
-        raise SolarError(f"rerank CSV has {len(unknown)} user(s) unknown to the dataset {ds.root}, e.g. {unknown[:5]}")
-    hist = dict(zip(users, rr["history"].map(D.parse_id_list)))
+    users = rr["user"].tolist()
+    hist = dict(zip(users, rr["history"]))
     output = Path(output)
 
     async def one(user):

@@ -69,8 +69,8 @@ def parse_ids(text: str, allowed, lenient: bool = False) -> list[int]:
     lists = re.findall(r"\[\s*-?\d+(?:\s*,\s*-?\d+)*\s*,?\s*\]", text or "")
     if lists:
         source = lists[-1]
-    elif lenient:
-        source = text or ""
+    elif lenient:  # years in titles, "Lady and the Tramp (1955)", are not IDs
+        source = re.sub(r"\(\d{4}\)", " ", text or "")
     else:
         return []
     allowed, seen, out = set(allowed), set(), []

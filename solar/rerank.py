@@ -27,7 +27,7 @@ CANDIDATE_COLUMNS = ["user", "history", "topk_items", "target"]
 
 
 def load_candidates(path) -> pd.DataFrame:
-    df = D._read_csv(path, "candidate CSV", CANDIDATE_COLUMNS, dtype={"history": str, "topk_items": str},
+    df = D.read_csv(path, "candidate CSV", CANDIDATE_COLUMNS, dtype={"history": str, "topk_items": str},
                      keep_default_na=False)
     if "split" not in df:
         df["split"] = "train"
@@ -44,7 +44,7 @@ def load_candidates(path) -> pd.DataFrame:
 
 
 def load_titles(path) -> dict[int, str]:
-    t = D._read_csv(path, "title file", ["item", "title"], keep_default_na=False)
+    t = D.read_csv(path, "title file", ["item", "title"], keep_default_na=False)
     return dict(zip(t["item"].astype(int), t["title"].astype(str)))
 
 

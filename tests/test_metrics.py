@@ -17,7 +17,7 @@ def test_rank_metrics_hand_computed():
 
 
 def test_ranks_in_lists():
-    r = ranks_in_lists([[3, 1, 2], [5, 6], []], [2, 9, 1])
+    r = ranks_in_lists(np.array([[3, 1, 2], [5, 6, -1], [-1, -1, -1]]), [2, 9, 1])
     assert r[0] == 2 and np.isinf(r[1]) and np.isinf(r[2])
 
 

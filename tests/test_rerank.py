@@ -37,6 +37,9 @@ def test_parse_ids():
     assert prompts.parse_ids("[ 9 ,5, ]", allowed) == [9, 5]
     assert prompts.parse_ids("no list here 5 7", allowed) == []
     assert prompts.parse_ids("no list here (5, X) 2. (7, Y) 1999", allowed, lenient=True) == [5, 7]
+    # a year in a title is not an ID, even when the year is a candidate ID
+    assert prompts.parse_ids("1. (7, Lady and the Tramp (1955))\n2. (5, Y (1999))", [5, 7, 1955],
+                             lenient=True) == [7, 5]
     assert prompts.parse_ids("[100, 200]", allowed) == []
     assert prompts.parse_ids("", allowed) == []
 
