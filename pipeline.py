@@ -92,7 +92,7 @@ def main(argv=None):
     p.add_argument("--strict_parse", dest="lenient_parse", action="store_false",
                    help="only accept a bracketed ID list (the embedded model rarely writes one)")
     p.add_argument("--profile_temperature", type=float, default=0.7, help="paper: 1.5 (too wild for a 135M model)")
-    p.add_argument("--test_users", type=int, default=15, help="test users per test set")
+    p.add_argument("--test_users", type=int, default=25, help="test users per test set")
     p.add_argument("--lora_epochs", type=float, default=2.0)
     p.add_argument("--force", help="rerun from this stage on")
     a = p.parse_args(argv)

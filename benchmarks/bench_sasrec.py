@@ -29,8 +29,8 @@ def bench(ds, cfg, batch_size=128):
     inp, pos, w = sasrec._training_tensors(ds, cfg["maxlen"], finetune=False)
     model.train()
     t0 = time.perf_counter()
-    for idx in torch.randperm(len(inp)).split(batch_size):
-        loss = sasrec._loss(model, inp[idx], pos[idx], w[idx], "bce", 0.0)
+    for x, y, m in sasrec.epoch_batches(inp, pos, w, batch_size):
+        loss = sasrec._loss(model, x, y, m, "bce", 0.0)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -21,7 +21,7 @@ def main(argv=None):
     p.add_argument("--dataset", "--data", required=True, help="processed dataset folder")
     p.add_argument("--ckpt", required=True, help="SASRec checkpoint (best.pt)")
     p.add_argument("--topk", type=int, default=20)
-    p.add_argument("--batch_size", type=int, default=1024)
+    p.add_argument("--batch_size", type=int, default=sasrec.INFER_BATCH)
     p.add_argument("--splits", default="train,valid,test", help="which users to export")
     p.add_argument("--device", default="cpu")
     p.add_argument("--output", help="CSV path (default: next to the checkpoint, candidates.csv)")

@@ -33,17 +33,20 @@ class Block(nn.Module):
     def attention_params(self):
         return [*self.qkv.parameters(), *self.out.parameters()]
 
-    def forward(self, x, mask):
+    def forward(self, x, mask, last_only: bool = False):
+        """last_only: outputs for the last position only (all keys still attended): inference."""
         b, n, d = x.shape
-        q_in = self.attn_norm(x)
+        q_in = self.attn_norm(x[:, -1:] if last_only else x)
+        m = q_in.shape[1]
         # pmixer/SASRec: queries are normalised, keys/values are the raw sequence
         q = F.linear(q_in, self.qkv.weight[:d], self.qkv.bias[:d])
         kv = F.linear(x, self.qkv.weight[d:], self.qkv.bias[d:])
         k, v = kv.split(d, dim=-1)
-        q, k, v = (t.view(b, n, self.heads, d // self.heads).transpose(1, 2) for t in (q, k, v))
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+        q = q.view(b, m, self.heads, d // self.heads).transpose(1, 2)
+        k, v = (t.view(b, n, self.heads, d // self.heads).transpose(1, 2) for t in (k, v))
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, :, -m:],
                                            dropout_p=self.dropout if self.training else 0.0)
-        x = q_in + self.out(a.transpose(1, 2).reshape(b, n, d))
+        x = q_in + self.out(a.transpose(1, 2).reshape(b, m, d))
         x = self.ffn_norm(x)
         return x + self.ffn(x)
 
@@ -66,20 +69,27 @@ class SASRec(nn.Module):
         with torch.no_grad():
             self.item_emb.weight[0].zero_()
 
-    def features(self, seqs: torch.Tensor) -> torch.Tensor:
-        """(B, L) left-padded item ids -> (B, L, d) hidden states; position t sees items <= t."""
-        b, n = seqs.shape
-        valid = seqs != 0
+    def features(self, seqs: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """(B, L) left-padded item ids -> (B, L, d) hidden states; position t sees items <= t.
+
+        L may be shorter than maxlen (batches cut to their longest history): the columns are
+        the last L of the maxlen window, so they keep their position embeddings and the
+        result equals that of the full-width input. last_only: (B, 1, d), the last position.
+        """
+        seqs = seqs[:, -self.maxlen:]
+        n = seqs.shape[1]
+        valid = (seqs != 0).unsqueeze(-1)
         x = self.item_emb(seqs) * self.item_emb.embedding_dim ** 0.5
-        x = x + self.pos_emb(torch.arange(n, device=seqs.device))
-        x = self.emb_dropout(x) * valid.unsqueeze(-1)
+        x = x + self.pos_emb(torch.arange(self.maxlen - n, self.maxlen, device=seqs.device))
+        x = self.emb_dropout(x) * valid
         mask = attention_mask(seqs)
-        for block in self.blocks:
-            x = block(x, mask) * valid.unsqueeze(-1)
+        for i, block in enumerate(self.blocks):
+            last = last_only and i == len(self.blocks) - 1
+            x = block(x, mask, last) * (valid[:, -1:] if last else valid)
         return self.last_norm(x)
 
     def last_state(self, seqs: torch.Tensor) -> torch.Tensor:
-        return self.features(seqs)[:, -1]
+        return self.features(seqs, last_only=True)[:, -1]
 
     def score_all(self, seqs: torch.Tensor) -> torch.Tensor:
         """(B, n_items + 1) scores of every item after the last position (column 0 = padding)."""

@@ -25,6 +25,9 @@ from .metrics import rank_metrics
 from .model import SASRec
 
 ARCH_KEYS = ("hidden_units", "num_blocks", "num_heads", "maxlen")
+# Inference batch (users). On CPU small batches keep the activations in cache: at hidden 512,
+# 64 users per batch scored ML-1M 2.6x faster than 1024. A GPU wants larger ones (--batch_size).
+INFER_BATCH = 64
 
 
 # ----------------------------------------------------------------------------- cases
@@ -45,6 +48,29 @@ class Cases:
     def seen(self, start: int, stop: int):
         lo, hi = np.searchsorted(self.seen_rows, [start, stop])
         return torch.as_tensor(self.seen_rows[lo:hi] - start), torch.as_tensor(self.seen_items[lo:hi])
+
+    def by_length(self) -> tuple["Cases", np.ndarray]:
+        """The same cases sorted by history length (and the order used), so that batches of
+        similar lengths can drop their padding columns: on ML-1M 40 % of a maxlen-100 window
+        is padding."""
+        order = np.argsort((self.hist != 0).sum(1), kind="stable")
+        inv = np.empty_like(order)
+        inv[order] = np.arange(len(order))
+        rows = inv[self.seen_rows]
+        o = np.argsort(rows, kind="stable")
+        return Cases(self.users[order], self.hist[order], self.targets[order], rows[o], self.seen_items[o]), order
+
+    def batches(self, batch_size: int, device="cpu", desc: str | None = None):
+        """(start, history) batches, each cut to its longest history (see SASRec.features)."""
+        starts = range(0, len(self), batch_size)
+        for s in tqdm(starts, desc=desc, unit="batch", leave=False) if desc else starts:
+            h = self.hist[s:s + batch_size]
+            yield s, torch.as_tensor(h[:, -trimmed_width(h):], device=device)
+
+
+def trimmed_width(seqs) -> int:
+    """Columns needed by the longest left-padded sequence of the batch (at least 1)."""
+    return max(int((seqs != 0).sum(1).max()), 1) if len(seqs) else 1
 
 
 def eval_cases(ds: D.Dataset, users: np.ndarray, maxlen: int, kind: str = "accuracy") -> Cases:
@@ -77,15 +103,15 @@ def eval_cases(ds: D.Dataset, users: np.ndarray, maxlen: int, kind: str = "accur
 # ----------------------------------------------------------------------------- evaluation
 
 @torch.no_grad()
-def evaluate(model: SASRec, cases: Cases, *, num_neg: int = 100, batch_size: int = 1024, seed: int = 0,
+def evaluate(model: SASRec, cases: Cases, *, num_neg: int = 100, batch_size: int = INFER_BATCH, seed: int = 0,
              device="cpu") -> dict:
     """HR/NDCG@1/5/10 under full ranking (whole history masked) and among `num_neg` sampled
     negatives (items outside the history)."""
     model.eval()
     g = torch.Generator(device="cpu").manual_seed(seed)
     full, sampled = [], []
-    for s in range(0, len(cases), batch_size):
-        h = torch.as_tensor(cases.hist[s:s + batch_size], device=device)
+    cases, _ = cases.by_length()
+    for s, h in cases.batches(batch_size, device):
         t = torch.as_tensor(cases.targets[s:s + batch_size], device=device)
         scores = model.score_all(h)
         t_score = scores.gather(1, t[:, None])
@@ -105,20 +131,22 @@ def evaluate(model: SASRec, cases: Cases, *, num_neg: int = 100, batch_size: int
 
 
 @torch.no_grad()
-def topk(model: SASRec, cases: Cases, k: int, batch_size: int = 1024, device="cpu") -> np.ndarray:
+def topk(model: SASRec, cases: Cases, k: int, batch_size: int = INFER_BATCH, device="cpu") -> np.ndarray:
     """(n, k) best item ids per case, the whole history and padding masked."""
     if k > model.n_items:
         raise SolarError(f"--topk {k} is larger than the catalogue ({model.n_items} items)")
     model.eval()
     out = []
-    for s in tqdm(range(0, len(cases), batch_size), desc="export", unit="batch", leave=False):
-        h = torch.as_tensor(cases.hist[s:s + batch_size], device=device)
+    cases, order = cases.by_length()
+    for s, h in cases.batches(batch_size, device, desc="export"):
         scores = model.score_all(h)
         r, i = cases.seen(s, s + len(h))
         scores[r.to(device), i.to(device)] = -math.inf
         scores[:, 0] = -math.inf
         out.append(scores.topk(k, dim=1).indices.cpu())
-    return torch.cat(out).numpy()
+    top = np.empty((len(cases), k), dtype=np.int64)
+    top[order] = torch.cat(out).numpy()  # back to the callers' order
+    return top
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -176,6 +204,19 @@ def _training_tensors(ds: D.Dataset, maxlen: int, finetune: bool):
     return (torch.as_tensor(inp[keep]), torch.as_tensor(pos[keep]), torch.as_tensor(weight[keep]))
 
 
+def epoch_batches(inp, pos, weight, batch_size: int, generator=None):
+    """One epoch of (inp, pos, weight) batches in random order, each batch of similar sequence
+    lengths and cut to its longest sequence: padding columns carry no loss, and dropping them
+    saves most of the compute they cost (40 % of ML-1M's maxlen-100 window is padding)."""
+    lengths = (inp != 0).sum(1).float()
+    jitter = torch.rand(len(inp), generator=generator) * 8  # varies the batch mates between epochs
+    groups = torch.argsort(lengths + jitter).split(batch_size)
+    for j in torch.randperm(len(groups), generator=generator).tolist():
+        idx = groups[j]
+        w = trimmed_width(inp[idx])
+        yield inp[idx, -w:], pos[idx, -w:], weight[idx, -w:]
+
+
 def _loss(model: SASRec, inp, pos, weight, loss_type: str, l2_emb: float):
     h = model.features(inp)[weight]           # (P, d) states at supervised positions
     target = pos[weight]
@@ -229,15 +270,13 @@ def train(ds: D.Dataset, cfg: dict, train_dir, *, finetune_from=None, resume: bo
     if state["epoch"] >= cfg["num_epochs"]:
         log(f"[sasrec] {train_dir}: already trained {state['epoch']} epochs")
 
-    n = len(inp)
     bar = tqdm(range(state["epoch"] + 1, cfg["num_epochs"] + 1), desc=f"sasrec {'finetune' if finetune else 'train'}",
                unit="epoch", initial=state["epoch"], total=cfg["num_epochs"])
     for epoch in bar:
         model.train()
         t0, total, steps = time.perf_counter(), 0.0, 0
-        for idx in torch.randperm(n).split(cfg["batch_size"]):
-            loss = _loss(model, inp[idx].to(device), pos[idx].to(device), weight[idx].to(device),
-                         cfg.get("loss", "bce"), cfg["l2_emb"])
+        for x, y, w in epoch_batches(inp, pos, weight, cfg["batch_size"]):
+            loss = _loss(model, x.to(device), y.to(device), w.to(device), cfg.get("loss", "bce"), cfg["l2_emb"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -306,7 +345,7 @@ def format_report(summary: dict) -> str:
     return pd.DataFrame.from_dict(rows, orient="index").to_string(float_format=lambda x: f"{x:.4f}")
 
 
-def export_candidates(model: SASRec, ds: D.Dataset, splits, k: int, batch_size: int = 1024,
+def export_candidates(model: SASRec, ds: D.Dataset, splits, k: int, batch_size: int = INFER_BATCH,
                       device="cpu") -> pd.DataFrame:
     """One row per user of `splits`: user, split, history, topk_items, target (ids space-separated)."""
     users = ds.users.loc[ds.users["split"].isin(splits), "user"].to_numpy()

@@ -55,3 +55,12 @@ def test_finetune_changes_only_last_block_attention_and_ffn():
     allowed = ("blocks.1.qkv", "blocks.1.out", "blocks.1.ffn")
     assert all(k.startswith(allowed) for k in changed), changed
     assert any(k.startswith("blocks.1.ffn") for k in changed) and any(k.startswith("blocks.1.qkv") for k in changed)
+
+
+def test_cut_batches_and_last_only_equal_the_full_window():
+    m = small()
+    seq = torch.tensor([[0, 0, 0, 0, 0, 3, 7, 9], [0, 0, 0, 0, 0, 0, 4, 2]])
+    full = m.features(seq)
+    assert torch.allclose(m.features(seq[:, -3:]), full[:, -3:], atol=1e-5)  # padding columns dropped
+    assert torch.allclose(m.last_state(seq[:, -3:]), full[:, -1], atol=1e-5)
+    assert torch.allclose(m.features(seq, last_only=True)[:, 0], full[:, -1], atol=1e-5)

@@ -89,6 +89,31 @@ def test_vectorised_evaluation_matches_a_plain_loop(ml100k):
     assert got["full_NDCG@10"] == pytest.approx(np.mean(np.where(ranks < 10, 1 / np.log2(ranks + 2), 0)))
 
 
+def test_length_sorted_export_keeps_the_callers_order(ml100k):
+    torch.manual_seed(0)
+    model = SASRec(ml100k.n_items, 16, 2, 1, 30, 0.0).eval()
+    cases = sasrec.eval_cases(ml100k, ml100k.split_users("test"), 30)
+    assert len(set((cases.hist != 0).sum(1))) > 1  # lengths differ, so sorting reorders
+    got = sasrec.topk(model, cases, 5, batch_size=16)
+    with torch.no_grad():
+        scores = model.score_all(torch.as_tensor(cases.hist))  # full width, no reordering
+    for row in range(0, len(cases), 37):
+        s = scores[row].clone()
+        s[0] = -np.inf
+        s[cases.seen_items[cases.seen_rows == row]] = -np.inf
+        assert got[row].tolist() == s.topk(5).indices.tolist()
+
+
+def test_epoch_batches_cover_every_sequence_once_and_drop_only_padding():
+    inp = torch.tensor([[0, 0, 1, 2], [0, 3, 4, 5], [0, 0, 0, 6], [7, 8, 9, 1], [0, 0, 2, 3]])
+    pos, w = inp + 10, inp != 0
+    seen = []
+    for x, y, m in sasrec.epoch_batches(inp, pos, w, 2):
+        assert x.shape == y.shape == m.shape and x.shape[1] == max(int((x != 0).sum(1).max()), 1)
+        seen += [tuple(r[r != 0].tolist()) for r in x]
+    assert sorted(seen) == sorted(tuple(r[r != 0].tolist()) for r in inp)
+
+
 def test_serendipity_cases_target_labelled_items(ml100k):
     c = sasrec.eval_cases(ml100k, ml100k.split_users("test"), 50, "serendipity")
     users, hist, tgt = c.users, c.hist, c.targets
