@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from solar.errors import cli  # noqa: E402
+from solar.data import BUILTIN  # noqa: E402
+from solar.errors import SolarError, cli  # noqa: E402
 from solar.pipeline import Stage, run, stage_times  # noqa: E402
 from solar.sasrec import format_report  # noqa: E402
 
@@ -24,7 +25,11 @@ PAPER = dict(hidden_units=512, maxlen=100, num_blocks=2, num_heads=2, batch_size
 
 
 def stages(a, run_dir: Path) -> list[Stage]:
-    ds_dir = Path(a.dataset) if Path(a.dataset, "meta.json").is_file() else Path("data") / a.dataset
+    prepared = Path(a.dataset, "meta.json").is_file()  # a processed folder: nothing to prepare
+    if not prepared and a.dataset not in BUILTIN:
+        raise SolarError(f"--dataset {a.dataset}: not a processed folder (no meta.json) and not one of "
+                         f"{list(BUILTIN)}; prepare your data with datagen/prepare_data.py first")
+    ds_dir = (Path(a.dataset) if prepared else Path("data") / a.dataset).resolve()
     sas = {**(PAPER if a.paper_sasrec else SMALL)}
     flags = [x for k, v in sas.items() for x in (f"--{k}", str(v))]
     rel, ser = run_dir / "sasrec", run_dir / "sasrec_ser"
@@ -34,8 +39,10 @@ def stages(a, run_dir: Path) -> list[Stage]:
     def test_outputs(label):
         return [run_dir / "test" / f"{name}_{k}_{label}{ext}" for k in ("accuracy", "serendipity")
                 for ext in (".json", ".jsonl")]
-    out = [
+    out = [] if prepared else [
         Stage("prepare", ["datagen/prepare_data.py", "--dataset", a.dataset, "--out", ds_dir], [ds_dir / "meta.json"]),
+    ]
+    out += [
         Stage("sasrec", ["datagen/train_id_model.py", "--dataset", ds_dir, "--train_dir", rel, *flags,
                          "--num_epochs", a.epochs, "--eval_every", a.eval_every], [rel]),
         Stage("finetune", ["datagen/train_id_model.py", "--dataset", ds_dir, "--train_dir", ser, "--finetune",
@@ -96,7 +103,8 @@ def main(argv=None):
     p.add_argument("--lora_epochs", type=float, default=2.0)
     p.add_argument("--force", help="rerun from this stage on")
     a = p.parse_args(argv)
-    run_dir = Path(a.run_dir or Path("runs") / Path(a.dataset).name)
+    # absolute, because every stage runs from the repository root, wherever the user is
+    run_dir = Path(a.run_dir or Path("runs") / Path(a.dataset).name).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     st = stages(a, run_dir)

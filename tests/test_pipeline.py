@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -88,3 +89,24 @@ def test_main_job_interrupt_no_orphans_rerun(tmp_path):
     for f in ("sasrec/curves.png", "sasrec_ser/curves.png", "lora/training_loss.png", "results/results.png",
               "results/results.md", "sft_data/solarlm_ml.json", "testset/ml-100k_accuracy.pkl"):
         assert (run_dir / f).is_file(), f
+
+
+def test_unknown_dataset_is_a_clean_error(tmp_path):
+    assert_clean_error(run_script("pipeline.py", "--dataset", tmp_path / "nothing", "--run_dir", tmp_path / "run"),
+                       "not a processed folder")
+
+
+def test_prepared_folder_skips_preparation_and_paths_are_absolute(ml100k, tmp_path, monkeypatch):
+    import argparse
+    sys.path.insert(0, str(ROOT))
+    import pipeline
+    monkeypatch.chdir(tmp_path)  # stages run from the repository root: no path may depend on the user's folder
+    a = argparse.Namespace(dataset=str(ml100k.root), paper_sasrec=False, epochs=1, eval_every=1, finetune_epochs=1,
+                           rerank_users=1, num_icls=1, understanding="none", lenient_parse=True,
+                           profile_temperature=0.7, test_users=1, lora_epochs=1)
+    st = pipeline.stages(a, (tmp_path / "run").resolve())
+    assert st[0].name == "sasrec"
+    paths = [x for s in st for x in s.args if isinstance(x, Path)]
+    assert paths and all(x.is_absolute() for x in paths)
+    a.dataset = "ml-100k"
+    assert pipeline.stages(a, tmp_path / "run")[0].name == "prepare"
